@@ -1,0 +1,93 @@
+"""The ``aicrm`` command line: thin commands over the same services the API and dashboard use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aicrm.assistant.cli import app as assistant_app
+from aicrm.core.errors import AicrmError
+from aicrm.ml.churn_cli import app as churn_app
+from aicrm.ml.clv_cli import app as clv_app
+from aicrm.ml.recommend.cli import app as recommend_app
+from aicrm.nlp.cli import app as text_app
+
+app = typer.Typer(
+    name="aicrm",
+    help="aicrm: a self-hosted, AI-driven CRM. Import customer data, score it, act on it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(churn_app, name="churn", help="Churn models: evaluate on a labelled table.")
+app.add_typer(clv_app, name="clv", help="Customer lifetime value: evaluate BG/NBD-family models.")
+app.add_typer(recommend_app, name="recommend", help="Product recommendations: evaluate and query.")
+app.add_typer(text_app, name="text", help="Text analytics: sentiment, topics, PII.")
+app.add_typer(assistant_app, name="assistant", help="The support assistant: chat and evaluate intents.")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(exc: AicrmError) -> None:
+    """Print a domain error the way a user should see it (no traceback) and exit with status 1."""
+    err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+    for line in exc.details[:20]:
+        err_console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+    if len(exc.details) > 20:
+        err_console.print(f"  ... and {len(exc.details) - 20} more", highlight=False)
+    if exc.hint:
+        err_console.print(f"[yellow]{exc.hint}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def ready_engine():
+    """The configured store, migrated to the current schema on first use."""
+    from aicrm.core.db import get_engine
+    from aicrm.core.migrate import ensure_schema
+
+    engine = get_engine()
+    ensure_schema(engine=engine)
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or upgrade the store's schema to the current version."""
+    from aicrm.core.db import get_engine
+    from aicrm.core.migrate import upgrade
+
+    engine = get_engine()
+    rev = upgrade(engine=engine, revision=revision)
+    console.print(f"Schema of {engine.url.render_as_string(hide_password=True)} is at revision {rev}.")
+
+
+@app.command("stats")
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Count what the store holds."""
+    from aicrm.ingest.service import store_counts
+
+    counts = store_counts(engine=ready_engine())
+    if as_json:
+        typer.echo(json.dumps(counts))
+        return
+    table = Table(title="aicrm store")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Configuration, database, errors and shared plumbing."""

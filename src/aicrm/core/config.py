@@ -1,0 +1,40 @@
+"""One typed settings object for the whole product."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "local-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Settings read from the environment (prefix ``AICRM_``) or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="AICRM_", env_file=".env", extra="ignore")
+
+    mode: str = "local"  # local | production
+    database_url: str = "sqlite:///./aicrm.db"
+    secret_key: str = DEFAULT_SECRET
+    data_dir: Path = Path(".aicrm")
+    access_token_minutes: int = 60 * 8
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "crm@localhost"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        # A default secret outside local mode would let anyone forge sessions and tokens.
+        if self.mode != "local" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("AICRM_SECRET_KEY must be set to a private value outside local mode")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing the environment)."""
+    return Settings()

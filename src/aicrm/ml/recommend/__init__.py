@@ -1,0 +1,1 @@
+"""Recommenders behind one interface (``make_recommender``)."""
