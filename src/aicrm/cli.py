@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from aicrm.assistant.cli import app as assistant_app
+from aicrm.auth.cli import app as users_app
 from aicrm.core.errors import AicrmError
 from aicrm.ml.churn_cli import app as churn_app
 from aicrm.ml.clv_cli import app as clv_app
 from aicrm.ml.recommend.cli import app as recommend_app
 from aicrm.nlp.cli import app as text_app
+from aicrm.web.cli import serve
 
 app = typer.Typer(
     name="aicrm",
@@ -30,6 +32,8 @@ app.add_typer(clv_app, name="clv", help="Customer lifetime value: evaluate BG/NB
 app.add_typer(recommend_app, name="recommend", help="Product recommendations: evaluate and query.")
 app.add_typer(text_app, name="text", help="Text analytics: sentiment, topics, PII.")
 app.add_typer(assistant_app, name="assistant", help="The support assistant: chat and evaluate intents.")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -83,6 +87,71 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
     for key, value in counts.items():
         table.add_row(key, f"{value:,}")
     console.print(table)
+
+
+class _RichProgress:
+    """Adapts the services' ``progress(stage, done, total)`` callback to a Rich progress bar."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=max(total, 1))
+        self.progress.update(self.tasks[stage], completed=done, total=max(total, 1))
+
+
+def progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=False)
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="What the file holds: customers, products, orders, feedback, "
+                                             "interactions or tickets.")],
+    file: Annotated[Path, typer.Argument(help="CSV (any delimiter, optionally .gz), Parquet or JSON Lines file.")],
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML: column names, types, date formats, rules.")] = None,
+    source: Annotated[str | None, typer.Option(help="Name of the source system (default: the mapping's, or 'default').")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows; write rejected rows to a reject file.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count everything, store nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+) -> None:
+    """Import a file into the store (transactional: a refused file changes nothing)."""
+    from aicrm.ingest.mapping import load_mapping
+    from aicrm.ingest.service import import_file
+
+    try:
+        engine = ready_engine()
+        mp = load_mapping(mapping) if mapping else None
+        with progress_bar() as bar:
+            report = import_file(engine=engine, kind=kind, path=file, mapping=mp, source=source,
+                                 skip_invalid=skip_invalid, dry_run=dry_run, progress=_RichProgress(bar))
+    except AicrmError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    verb = "Would import" if dry_run else "Imported"
+    console.print(f"{verb} {report.rows_read:,} rows of {kind} from {file} (source '{report.source}') "
+                  f"in {report.seconds:.1f} s.", highlight=False)
+    if report.duplicates_dropped:
+        console.print(f"Dropped {report.duplicates_dropped:,} exact duplicate row(s).")
+    table = Table()
+    table.add_column("table")
+    table.add_column("created", justify="right")
+    table.add_column("updated", justify="right")
+    for name in report.created:
+        table.add_row(name, f"{report.created[name]:,}", f"{report.updated.get(name, 0):,}")
+    console.print(table)
+    for w in report.warnings:
+        console.print(f"[yellow]Note:[/] {w}", highlight=False)
+    if report.rejected_rows:
+        console.print(f"[yellow]Rejected {report.rejected_rows:,} row(s); reasons are in {report.reject_file}[/]",
+                      highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

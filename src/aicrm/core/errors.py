@@ -16,7 +16,12 @@ class AicrmError(Exception):
         self.details = details or []
 
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+        parts = [self.message, *[f"  {d}" for d in self.details[:5]]]
+        if len(self.details) > 5:
+            parts.append(f"  ... and {len(self.details) - 5} more")
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
 
 
 class NotFoundError(AicrmError):
