@@ -150,5 +150,8 @@ def _stringify(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
         s = df[col]
-        out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+        if pd.api.types.is_object_dtype(s.dtype):
+            out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+        else:
+            out[col] = s.astype("string").fillna("").astype(str)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -143,7 +144,10 @@ def _write_rejects(path: Path, raw: pd.DataFrame, lines: pd.Series, bad: pd.Data
     name = path.name
     for suffix in (".gz", ".csv", ".tsv", ".txt", ".jsonl", ".parquet"):
         name = name.removesuffix(suffix)
-    target = (reject_dir or Path.cwd()) / f"{name}.rejects.csv"
+    if reject_dir is None:
+        # Beside the input file when that folder is writable (shared data folders often are not).
+        reject_dir = path.parent if os.access(path.parent, os.W_OK) else Path.cwd()
+    target = reject_dir / f"{name}.rejects.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(target, index=False)
     return target
