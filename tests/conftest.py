@@ -66,7 +66,8 @@ def _truncate_all(engine) -> None:
 
     from aicrm.core.models import Base
 
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # roles are seeded by the migration and stay; everything else starts empty
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "roles")
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 

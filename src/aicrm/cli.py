@@ -154,6 +154,41 @@ def import_(
                       highlight=False)
 
 
+@app.command("demo")
+def demo(
+    customers: Annotated[int, typer.Option(min=50, help="How many customers to simulate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same shop.")] = 42,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the demo store and stop (no training, no server).")] = False,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Simulate a believable shop, load it into the store, train every model and serve the dashboard."""
+    from aicrm.demo.service import load_demo
+
+    engine = ready_engine()
+    try:
+        with progress_bar() as bar:
+            info = load_demo(engine=engine, customers=customers, seed=seed, progress=_RichProgress(bar))
+    except AicrmError as exc:
+        fail(exc)
+    console.print(f"Demo store loaded: {customers:,} customers (seed {seed}) in {info['total_s']:.1f} s.")
+    stats(as_json=False)
+    if no_serve:
+        return
+    from aicrm.demo.service import ensure_demo_users
+    from aicrm.scoring.service import train_all
+
+    with progress_bar() as bar:
+        train_all(engine=engine, progress=_RichProgress(bar))
+    users = ensure_demo_users(engine=engine)
+    console.print("\n[bold]Sign in with[/] (demo accounts, local mode only):")
+    for email, password, role in users:
+        console.print(f"  {role:<8} {email}  password: {password}", highlight=False)
+    from aicrm.web.cli import serve as serve_command
+
+    serve_command(host=host, port=port)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

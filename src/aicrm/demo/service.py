@@ -117,3 +117,23 @@ def demo_customer_truth(*, customers: int, seed: int) -> pd.DataFrame:
 def has_demo(*, engine: Engine) -> bool:
     with session_scope(engine) as s:
         return s.execute(select(Customer.id).where(Customer.source == SOURCE).limit(1)).first() is not None
+
+
+DEMO_USERS = (
+    ("admin@example.com", "demo-admin-pass", "admin"),
+    ("manager@example.com", "demo-manager-pass", "manager"),
+    ("analyst@example.com", "demo-analyst-pass", "analyst"),
+    ("agent@example.com", "demo-agent-pass", "agent"),
+)
+
+
+def ensure_demo_users(*, engine: Engine) -> list[tuple[str, str, str]]:
+    """Create one demo account per role (skipped where it exists); returns (e-mail, password, role)."""
+    from aicrm.auth import service as users
+    from aicrm.auth.schemas import UserCreate
+
+    with session_scope(engine) as s:
+        for email, password, role in DEMO_USERS:
+            if users.get_by_email(session=s, email=email) is None:
+                users.create(session=s, data=UserCreate(email=email, password=password, role=role))
+    return list(DEMO_USERS)

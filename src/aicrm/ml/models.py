@@ -29,7 +29,10 @@ class ModelRun(Base):
 
 class CustomerScore(Base):
     __tablename__ = "customer_scores"
-    __table_args__ = (Index("ix_customer_scores_lookup", "model_name", "customer_id", "model_version"),)
+    __table_args__ = (
+        Index("ix_customer_scores_version", "model_name", "model_version"),
+        Index("ix_customer_scores_customer", "customer_id", "model_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

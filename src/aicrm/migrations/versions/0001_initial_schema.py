@@ -195,7 +195,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_scores'))
     )
     with op.batch_alter_table('customer_scores', schema=None) as batch_op:
-        batch_op.create_index('ix_customer_scores_lookup', ['model_name', 'customer_id', 'model_version'], unique=False)
+        batch_op.create_index('ix_customer_scores_version', ['model_name', 'model_version'], unique=False)
+        batch_op.create_index('ix_customer_scores_customer', ['customer_id', 'model_name'], unique=False)
 
     op.create_table('interactions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -407,7 +408,8 @@ def downgrade() -> None:
 
     op.drop_table('interactions')
     with op.batch_alter_table('customer_scores', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_scores_lookup')
+        batch_op.drop_index('ix_customer_scores_customer')
+        batch_op.drop_index('ix_customer_scores_version')
 
     op.drop_table('customer_scores')
     with op.batch_alter_table('customer_notes', schema=None) as batch_op:
