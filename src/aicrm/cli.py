@@ -154,6 +154,102 @@ def import_(
                       highlight=False)
 
 
+customers_app = typer.Typer(help="Look up customers.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+
+
+@app.command("train")
+def train(
+    family: Annotated[str, typer.Argument(help="segments, churn, clv, recommend, text or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """Train models on the store and write versioned scores for every customer."""
+    from aicrm.scoring.service import FAMILIES, train_all
+
+    families = FAMILIES if family == "all" else (family,)
+    if family != "all" and family not in FAMILIES:
+        err_console.print(f"[red]Unknown model family '{family}'.[/] Use one of: {', '.join(FAMILIES)}, all.")
+        raise typer.Exit(2)
+    _run_jobs(train_all, families, as_json)
+
+
+@app.command("score")
+def score(
+    family: Annotated[str, typer.Argument(help="segments, churn, clv, recommend, text or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """Re-score every customer with the newest saved models (each run is a new score version)."""
+    from aicrm.scoring.service import FAMILIES, score_all
+
+    families = FAMILIES if family == "all" else (family,)
+    _run_jobs(score_all, families, as_json)
+
+
+def _run_jobs(job, families, as_json: bool) -> None:
+    try:
+        engine = ready_engine()
+        with progress_bar() as bar:
+            results = job(engine=engine, progress=_RichProgress(bar), families=families)
+    except AicrmError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(json.dumps(results, default=str))
+        return
+    table = Table(title="Models")
+    for col in ("model", "version", "customers scored", "seconds"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r["model"], str(r["version"]), f"{r.get('scored', 0):,}", f"{r['seconds']:.1f}")
+    console.print(table)
+
+
+@customers_app.command("show")
+def customers_show(
+    customer: Annotated[str, typer.Argument(help="The customer's id in aicrm, or its external id.")],
+    source: Annotated[str | None, typer.Option(help="Source system of an external id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profile as JSON.")] = False,
+) -> None:
+    """Print a customer's profile with segment, churn risk and its reasons, lifetime value and recommendations."""
+    from aicrm.core.db import session_scope
+    from aicrm.customers.service import find_id_or_raise, get_detail_or_raise
+
+    try:
+        engine = ready_engine()
+        with session_scope(engine) as s:
+            cid = find_id_or_raise(session=s, key=customer, source=source)
+            detail = get_detail_or_raise(session=s, customer_id=cid)
+    except AicrmError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(detail.model_dump_json())
+        return
+    _print_customer(detail)
+
+
+def _print_customer(d) -> None:
+    p = d.profile
+    console.print(f"[bold]{p.name or '(no name)'}[/]  #{p.id}  {p.source}:{p.external_id}", highlight=False)
+    facts = [("e-mail", p.email), ("phone", p.phone), ("country", p.country), ("city", p.city),
+             ("signed up", p.signup_date), ("segment", p.segment)]
+    for k, v in facts:
+        if v:
+            console.print(f"  {k:<10} {v}", highlight=False)
+    st = d.stats
+    console.print(f"  orders     {st.orders} (spend {st.spend:,.2f}; last {st.last_order_at or '-'})", highlight=False)
+    if d.clv:
+        console.print(f"  12-month value {d.clv.value or 0:,.2f}   P(alive) {d.clv.p_alive if d.clv.p_alive is not None else '-'}",
+                      highlight=False)
+    if d.churn:
+        console.print(f"  churn risk {d.churn.probability:.0%} ({d.churn.band})", highlight=False)
+        for r in d.churn.reasons:
+            console.print(f"    - {r.text}", highlight=False)
+    recs = getattr(d, "recommendations", None) or []
+    if recs:
+        console.print("  recommended:")
+        for r in recs[:10]:
+            console.print(f"    {r.rank}. {r.product_name or r.product_id}  [dim]{r.reason or ''}[/]", highlight=False)
+
+
 @app.command("demo")
 def demo(
     customers: Annotated[int, typer.Option(min=50, help="How many customers to simulate.")] = 5000,

@@ -257,8 +257,10 @@ def _purchases(rng, customers, products, start, as_of, params: DemoParams):
     cur = t_first.copy()
     alive = np.ones(n, dtype=bool)   # not dropped out
     done = np.zeros(n, dtype=bool)   # dropped out, or next purchase falls after the end of the history
-    for _ in range(1000):
-        drop = ~done & (rng.random(n) < p_drop)
+    for step in range(1000):
+        # BG/NBD: the dropout coin is tossed after each *repeat* purchase, not after the first one
+        # (a dropout at time zero is the MBG/NBD variant).
+        drop = ~done & (rng.random(n) < p_drop) & (step > 0)
         alive &= ~drop
         done |= drop
         nxt = cur + rng.exponential(1.0, n) / np.maximum(lam, 1e-9)

@@ -1,0 +1,213 @@
+"""The scoring job: train each model family on the store, register the run, and write versioned scores for every
+customer back to the store. ``aicrm train`` and ``aicrm score`` are thin over these functions.
+
+Every run, training or re-scoring, is a new version in the registry; its scores carry that version, so re-running
+adds a version instead of duplicating rows, and the dashboard reads the newest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from aicrm.core.errors import ValidationFailed
+from aicrm.features.store import load_orders
+from aicrm.ml.registry import data_fingerprint, latest_run, load_model, register, write_scores
+
+Progress = Callable[[str, int, int], None]
+FAMILIES = ("segments", "churn", "clv", "recommend", "text")
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _as_of(orders: pd.DataFrame) -> pd.Timestamp:
+    """The last day of data: scores are as of the store's own "today", so historical data scores sensibly."""
+    return orders["ordered_at"].max().normalize()
+
+
+def _orders(engine: Engine) -> pd.DataFrame:
+    orders = load_orders(engine=engine)
+    if orders.empty:
+        raise ValidationFailed("the store has no orders of known customers to learn from",
+                               hint="Import orders first (`aicrm import orders FILE`) or load the demo (`aicrm demo`).")
+    return orders
+
+
+def _rescore_run(engine: Engine, model_name: str):
+    """Load the newest saved model and open a new version for its fresh scores."""
+    model, run = load_model(engine=engine, model_name=model_name)
+    new = register(engine=engine, model_name=model_name, algorithm=run.algorithm,
+                   params={**(run.params or {}), "scored_with_version": run.version}, metrics=run.metrics or {},
+                   fingerprint=run.fingerprint or "", model=model)
+    return model, new
+
+
+# ---------------------------------------------------------------- segments
+
+
+def _segment_scores(engine: Engine, orders: pd.DataFrame, segmenter, seg_version: int, cl_version: int) -> int:
+    from aicrm.analytics import rfm_scores, rfm_table
+
+    net = orders.assign(net=orders["amount"] - orders["returned_amount"])
+    rfm = rfm_scores(rfm_table(net, customer_col="customer_id", date_col="ordered_at", amount_col="net",
+                               as_of=_as_of(orders)))
+    explanation = [{"r": int(r.r_score), "f": int(r.f_score), "m": int(r.m_score), "recency_days": int(r.recency_days),
+                    "frequency": int(r.frequency), "monetary": round(float(r.monetary), 2),
+                    "tenure_days": int(r.tenure_days)} for r in rfm.itertuples()]
+    write_scores(engine=engine, model_name="segment", version=seg_version, scores=pd.DataFrame({
+        "customer_id": rfm["customer_id"], "value": rfm["rfm_cell"].astype(float), "label": rfm["segment"],
+        "explanation": explanation}))
+    clusters = segmenter.predict(rfm)
+    profiles = segmenter.profiles_.set_index("cluster")
+    return write_scores(engine=engine, model_name="cluster", version=cl_version, scores=pd.DataFrame({
+        "customer_id": rfm["customer_id"], "value": clusters.astype(float),
+        "label": pd.Series(clusters).map(profiles["label"]).str.slice(0, 64).to_numpy(),
+        "explanation": [{"cluster": int(c), "profile": profiles.loc[c, "description"]} for c in clusters]}))
+
+
+def train_segments(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """RFM scores with their named segment, and behavioural clusters with a plain-language profile."""
+    from aicrm.analytics import BehaviouralSegmenter, rfm_scores, rfm_table, segment_summary
+
+    progress("segments", 0, 3)
+    orders = _orders(engine)
+    net = orders.assign(net=orders["amount"] - orders["returned_amount"])
+    rfm = rfm_scores(rfm_table(net, customer_col="customer_id", date_col="ordered_at", amount_col="net",
+                               as_of=_as_of(orders)))
+    progress("segments", 1, 3)
+    segmenter = BehaviouralSegmenter(random_state=0).fit(rfm)
+    profiles = segmenter.profiles_
+    fingerprint = data_fingerprint(net[["customer_id", "ordered_at", "net"]])
+    summary = segment_summary(rfm)
+    seg = register(engine=engine, model_name="segment", algorithm="rfm_quintiles",
+                   params={"scheme": "R x FM grid", "as_of": str(_as_of(orders).date())},
+                   metrics={"sizes": dict(zip(summary["segment"], summary["customers"].astype(int)))},
+                   fingerprint=fingerprint)
+    cl = register(engine=engine, model_name="cluster", algorithm="kmeans",
+                  params={"k": int(segmenter.n_clusters_), "criterion": "silhouette"},
+                  metrics={"silhouette": segmenter.silhouette_scores_[segmenter.n_clusters_],
+                           "silhouette_by_k": segmenter.silhouette_scores_,
+                           "profiles": profiles[["cluster", "label", "customers", "description"]].to_dict("records")},
+                  fingerprint=fingerprint, model=segmenter)
+    progress("segments", 2, 3)
+    n = _segment_scores(engine, orders, segmenter, seg.version, cl.version)
+    progress("segments", 3, 3)
+    return {"model": "segments", "version": cl.version, "scored": n, "clusters": int(segmenter.n_clusters_)}
+
+
+def score_segments(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """Re-score segments and clusters on today's data with the saved clustering."""
+    orders = _orders(engine)
+    segmenter, cl = _rescore_run(engine, "cluster")
+    seg = latest_run(engine=engine, model_name="segment")
+    seg = register(engine=engine, model_name="segment", algorithm="rfm_quintiles", params=seg.params or {},
+                   metrics=seg.metrics or {}, fingerprint=seg.fingerprint or "")
+    n = _segment_scores(engine, orders, segmenter, seg.version, cl.version)
+    return {"model": "segments", "version": cl.version, "scored": n}
+
+
+# ---------------------------------------------------------------- lifetime value
+
+
+def _purchases(orders: pd.DataFrame) -> pd.DataFrame:
+    return orders[orders["amount"] > 0][["customer_id", "ordered_at", "amount"]]
+
+
+def _clv_scores(engine: Engine, fit, buys: pd.DataFrame, as_of: pd.Timestamp, version: int) -> int:
+    from aicrm.ml.clv import ClvFit, rfm_summary
+
+    summary = rfm_summary(buys, customer_col="customer_id", date_col="ordered_at", amount_col="amount",
+                          calibration_end=as_of)
+    table = ClvFit(summary=summary, model=fit.model, spend_model=fit.spend_model, selection=None,
+                   customer_col="customer_id").scores()
+    spend = table["expected_spend_per_purchase"] if "expected_spend_per_purchase" in table else pd.Series(np.nan, index=table.index)
+    explanation = [
+        {"p_alive": round(float(r.p_alive), 4),
+         "expected_purchases_30d": round(float(r.expected_purchases_30d), 3),
+         "expected_purchases_90d": round(float(r.expected_purchases_90d), 3),
+         "expected_purchases_365d": round(float(r.expected_purchases_365d), 3),
+         "expected_spend_per_purchase": None if not np.isfinite(s) else round(float(s), 2)}
+        for r, s in zip(table.itertuples(), spend.to_numpy())
+    ]
+    return write_scores(engine=engine, model_name="clv", version=version, scores=pd.DataFrame({
+        "customer_id": table["customer_id"],
+        "value": table["expected_value_12m"].fillna(0.0).round(2),
+        "label": pd.cut(table["p_alive"], [-0.01, 0.3, 0.7, 1.01],
+                        labels=["likely lost", "uncertain", "likely active"]).astype(str),
+        "explanation": explanation}))
+
+
+def train_clv(*, engine: Engine, model: str = "auto", progress: Progress = _quiet) -> dict:
+    """Fit the purchase and spend models, backtest them on the last 26 weeks, and score every buyer."""
+    from aicrm.ml.clv import fit_clv, holdout_check, rfm_summary
+
+    progress("clv", 0, 3)
+    orders = _orders(engine)
+    buys = _purchases(orders)
+    as_of = _as_of(orders)
+    # Backtest first: fit on all but the last 26 weeks and compare predicted with actual repeat purchases.
+    cal_end = as_of - pd.Timedelta(weeks=26)
+    metrics: dict = {}
+    if (buys["ordered_at"] <= cal_end).sum() > 100:
+        back = fit_clv(buys[buys["ordered_at"] < cal_end + pd.Timedelta(days=1)], as_of=cal_end, model=model)
+        check = holdout_check(back.model, rfm_summary(buys, customer_col="customer_id", date_col="ordered_at",
+                                                      calibration_end=cal_end, holdout_end=as_of))
+        metrics = {"backtest_calibration_end": str(cal_end.date()), "backtest_model": back.model.name,
+                   **{f"backtest_{k}": v for k, v in check.items()}}
+    progress("clv", 1, 3)
+    fit = fit_clv(buys, as_of=as_of, model=model)
+    params = {"model": fit.model.name, **{k: float(v) for k, v in fit.model.params_.items()}}
+    if fit.spend_model is not None:
+        params["spend"] = {k: float(v) for k, v in fit.spend_model.params_.items()}
+    if fit.selection is not None:
+        metrics["selection"] = fit.selection.scores
+    metrics["log_likelihood"] = float(fit.model.log_likelihood_)
+    run = register(engine=engine, model_name="clv", algorithm=fit.model.name, params=params, metrics=metrics,
+                   fingerprint=data_fingerprint(buys), model=fit)
+    progress("clv", 2, 3)
+    n = _clv_scores(engine, fit, buys, as_of, run.version)
+    progress("clv", 3, 3)
+    return {"model": "clv", "version": run.version, "algorithm": fit.model.name, "scored": n, "metrics": metrics}
+
+
+def score_clv(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """Re-score lifetime value on today's data with the saved models."""
+    orders = _orders(engine)
+    fit, run = _rescore_run(engine, "clv")
+    n = _clv_scores(engine, fit, _purchases(orders), _as_of(orders), run.version)
+    return {"model": "clv", "version": run.version, "scored": n}
+
+
+# ---------------------------------------------------------------- all
+
+
+TRAIN = {"segments": train_segments, "clv": train_clv}
+SCORE = {"segments": score_segments, "clv": score_clv}
+
+
+def train_all(*, engine: Engine, progress: Progress = _quiet, families: tuple[str, ...] = FAMILIES) -> list[dict]:
+    """Train and score every model family in turn; returns one summary per family."""
+    return _run(TRAIN, engine, progress, families)
+
+
+def score_all(*, engine: Engine, progress: Progress = _quiet, families: tuple[str, ...] = FAMILIES) -> list[dict]:
+    """Re-score every customer with each family's newest saved model."""
+    return _run(SCORE, engine, progress, families)
+
+
+def _run(jobs: dict, engine: Engine, progress: Progress, families: tuple[str, ...]) -> list[dict]:
+    out = []
+    for name in families:
+        if name not in jobs:
+            continue
+        started = time.perf_counter()
+        result = jobs[name](engine=engine, progress=progress)
+        result["seconds"] = round(time.perf_counter() - started, 2)
+        out.append(result)
+    return out
