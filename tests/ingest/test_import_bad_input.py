@@ -111,11 +111,11 @@ def test_import_rejects__mapping_names_absent_column(stored, tmp_path):
 def test_cli_import__bad_file_prints_reasons_without_traceback(tmp_path, monkeypatch):
     from aicrm.cli import app
     from aicrm.core.config import get_settings
-    from aicrm.core.db import get_engine
+    from aicrm.core.db import _engine_for
 
     monkeypatch.setenv("AICRM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    _engine_for.cache_clear()
     path = tmp_path / "bad.csv"
     path.write_text("customer_id,email\nQ1,nope\n")
     result = CliRunner().invoke(app, ["import", "customers", str(path)])
@@ -127,4 +127,4 @@ def test_cli_import__bad_file_prints_reasons_without_traceback(tmp_path, monkeyp
     assert ok.exit_code == 0, ok.output
     assert "Rejected 1 row(s)" in ok.output and (tmp_path / "bad.rejects.csv").exists()
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    _engine_for.cache_clear()

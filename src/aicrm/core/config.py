@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     data_dir: Path = Path(".aicrm")
     access_token_minutes: int = 60 * 8
+    # Web sessions: signed cookie; Secure by default outside local mode (None = decide from mode).
+    session_max_age_seconds: int = 60 * 60 * 8
+    cookie_secure: bool | None = None
+    # Failed logins allowed per (username, client address) within the sliding window.
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_sender: str = "crm@localhost"
