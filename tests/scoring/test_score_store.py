@@ -33,11 +33,15 @@ def _count(engine, model_name, version=None):
 
 def test_train_and_score__every_customer_scored_and_rerun_adds_a_version(engine, data_dir):
     load_demo(engine=engine, customers=600, seed=21)
-    first = {r["model"]: r for r in train_all(engine=engine, families=("segments", "clv"))}
+    first = {r["model"]: r for r in train_all(engine=engine, families=("segments", "churn", "clv"))}
     with session_scope(engine) as s:
         customers = s.execute(select(func.count()).select_from(Customer)).scalar_one()
-    for name in ("segment", "cluster", "clv"):
+    for name in ("segment", "cluster", "clv", "churn"):
         assert _count(engine, name) == customers, name
+    churn = latest_scores(engine=engine, model_name="churn")
+    assert churn["value"].between(0, 1).all() and churn["label"].isin(["low", "medium", "high"]).all()
+    assert churn["explanation"].map(lambda e: len(e["reasons"]) == 3 and all(r["text"] for r in e["reasons"])).all()
+    assert 0.5 < first["churn"]["metrics"]["roc_auc"] <= 1.0
     clv = latest_scores(engine=engine, model_name="clv")
     assert (clv["value"] >= 0).all() and clv["explanation"].map(lambda e: 0 <= e["p_alive"] <= 1).all()
     seg = latest_scores(engine=engine, model_name="segment")

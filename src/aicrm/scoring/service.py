@@ -184,11 +184,105 @@ def score_clv(*, engine: Engine, progress: Progress = _quiet) -> dict:
     return {"model": "clv", "version": run.version, "scored": n}
 
 
+# ---------------------------------------------------------------- churn
+
+
+def _churn_inputs(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Order lines (with categories), feedback sentiment and support contacts, as the churn features read them."""
+    from aicrm.features.store import load_feedback, load_lines, load_tickets
+
+    lines = load_lines(engine=engine)
+    feedback = load_feedback(engine=engine)
+    # Until text analytics has run, a review's rating stands in for its sentiment (1 star = -1, 5 stars = +1).
+    score = feedback["sentiment_score"].astype("float64")
+    feedback["sentiment_score"] = score.fillna((feedback["rating"].astype("float64") - 3.0) / 2.0)
+    feedback = feedback.dropna(subset=["customer_id"])
+    return lines, feedback, load_tickets(engine=engine)
+
+
+FEATURES = dict(customer_col="customer_id", date_col="ordered_at", amount_col="amount", order_col="order_id",
+                quantity_col="quantity", category_col="category")
+
+
+def _churn_scores(engine: Engine, model, lines, feedback, contacts, as_of, version: int) -> int:
+    from aicrm.ml.churn_features import score_transactional_churn
+
+    scored = score_transactional_churn(model, lines, as_of=as_of, feedback=feedback, contacts=contacts)
+    explanation = [{"reasons": [{"text": r["text"], "feature": r.get("feature"),
+                                 "contribution": round(float(r.get("contribution", 0.0)), 4)} for r in reasons],
+                    "as_of": str(as_of.date())} for reasons in scored["reasons"]]
+    return write_scores(engine=engine, model_name="churn", version=version, scores=pd.DataFrame({
+        "customer_id": scored.index.to_numpy(), "value": scored["churn_probability"].round(4).to_numpy(),
+        "label": scored["risk_band"].astype(str).to_numpy(), "explanation": explanation}))
+
+
+def _churn_backtest(lines, feedback, contacts, as_of: pd.Timestamp, horizon_days: int) -> dict:
+    """Train on cutoffs whose label windows end by ``as_of - horizon``; test on that cutoff (no overlap)."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    from aicrm.ml.churn import lift_at
+    from aicrm.ml.churn_features import train_transactional_churn, transactional_churn_frame
+
+    test_cut = as_of - pd.Timedelta(days=horizon_days)
+    try:
+        model = train_transactional_churn(lines, as_of=test_cut, horizon_days=horizon_days, feedback=feedback,
+                                          contacts=contacts, **FEATURES)
+    except ValidationFailed as exc:
+        return {"backtest": f"not enough history for a backtest ({exc.message})"}
+    X, y = transactional_churn_frame(lines, cutoff=test_cut, horizon_days=horizon_days, feedback=feedback,
+                                     contacts=contacts, **FEATURES)
+    if y.nunique() < 2:
+        return {"backtest": "the test cutoff has a single class"}
+    p = model.predict_churn_proba(X)
+    return {"backtest_cutoff": str(test_cut.date()), "backtest_customers": int(len(y)),
+            "positive_rate": round(float(y.mean()), 4), "roc_auc": round(float(roc_auc_score(y, p)), 4),
+            "pr_auc": round(float(average_precision_score(y, p)), 4), "brier": round(float(brier_score_loss(y, p)), 4),
+            "lift_at_10pct": round(float(lift_at(y.to_numpy(), p, fraction=0.1)), 3)}
+
+
+def train_churn(*, engine: Engine, horizon_days: int = 90, progress: Progress = _quiet) -> dict:
+    """Train the transactional churn model on several past cutoffs, then score every customer with reasons."""
+    from aicrm.ml.churn_features import train_transactional_churn
+
+    progress("churn", 0, 3)
+    lines, feedback, contacts = _churn_inputs(engine)
+    if lines.empty:
+        _orders(engine)
+    as_of = lines["ordered_at"].max().normalize() + pd.Timedelta(days=1)
+    # Backtest: train on cutoffs that end a horizon before the newest one, test on the newest cutoff.
+    metrics = _churn_backtest(lines, feedback, contacts, as_of, horizon_days)
+    progress("churn", 1, 3)
+    model = train_transactional_churn(lines, as_of=as_of, horizon_days=horizon_days, feedback=feedback,
+                                      contacts=contacts, **FEATURES)
+    importance = getattr(model, "global_importance_", None)
+    if importance is not None:
+        metrics["global_importance"] = {str(k): round(float(v), 4) for k, v in dict(importance).items()}
+    run = register(engine=engine, model_name="churn", algorithm="lightgbm",
+                   params={"horizon_days": horizon_days, "cutoffs": model.training_cutoffs_,
+                           "band_thresholds": list(model.band_thresholds)},
+                   metrics=metrics, fingerprint=data_fingerprint(lines[["customer_id", "ordered_at", "amount"]]),
+                   model=model)
+    progress("churn", 2, 3)
+    n = _churn_scores(engine, model, lines, feedback, contacts, as_of, run.version)
+    progress("churn", 3, 3)
+    return {"model": "churn", "version": run.version, "scored": n, "metrics": {k: v for k, v in metrics.items()
+                                                                                  if k != "global_importance"}}
+
+
+def score_churn(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """Re-score churn risk on today's data with the saved model."""
+    lines, feedback, contacts = _churn_inputs(engine)
+    model, run = _rescore_run(engine, "churn")
+    as_of = lines["ordered_at"].max().normalize() + pd.Timedelta(days=1)
+    return {"model": "churn", "version": run.version,
+            "scored": _churn_scores(engine, model, lines, feedback, contacts, as_of, run.version)}
+
+
 # ---------------------------------------------------------------- all
 
 
-TRAIN = {"segments": train_segments, "clv": train_clv}
-SCORE = {"segments": score_segments, "clv": score_clv}
+TRAIN = {"segments": train_segments, "churn": train_churn, "clv": train_clv}
+SCORE = {"segments": score_segments, "churn": score_churn, "clv": score_clv}
 
 
 def train_all(*, engine: Engine, progress: Progress = _quiet, families: tuple[str, ...] = FAMILIES) -> list[dict]:
