@@ -41,8 +41,9 @@ def load_demo(*, engine: Engine, customers: int = 5000, seed: int = 42,
         for i, (kind, name) in enumerate(steps):
             say("loading", i, len(steps) + 1)
             frame = tables[name].drop(columns=[c for c in ("defect_rate", "theme") if c in tables[name]])
-            path = folder / f"{name}.csv"
-            frame.to_csv(path, index=False)
+            # Parquet: the same importer as CSV, but writing the files costs a fraction of to_csv's time.
+            path = folder / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
             import_file(engine=engine, kind=kind, path=path, source=SOURCE,
                         mapping=Mapping(source=SOURCE, attributes=["defect_rate"] if name == "products" else []))
         _load_support_and_campaign(engine, tables)
