@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_sender: str = "crm@localhost"
     log_level: str = "INFO"
+    # Recommendations: categories customers buy again (consumables) and at most this many per category.
+    rebuy_categories: list[str] = ["Tea", "Coffee"]
+    max_recommendations_per_category: int = 4
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -66,3 +66,17 @@ class StoreMetadata(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[dict[str, Any] | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProductAssociation(Base):
+    """"Customers who bought this also bought": the newest version per product is the one shown."""
+
+    __tablename__ = "product_associations"
+    __table_args__ = (Index("ix_product_associations_lookup", "product_id", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    similar_product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    model_version: Mapped[int]
+    rank: Mapped[int]
+    score: Mapped[float | None]

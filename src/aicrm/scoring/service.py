@@ -278,11 +278,77 @@ def score_churn(*, engine: Engine, progress: Progress = _quiet) -> dict:
             "scored": _churn_scores(engine, model, lines, feedback, contacts, as_of, run.version)}
 
 
+# ---------------------------------------------------------------- recommendations
+
+
+def _recommend_data(engine: Engine):
+    from aicrm.features.store import load_lines, load_products
+    from aicrm.ml.recommend.service import interactions_from_order_lines
+
+    lines = load_lines(engine=engine).dropna(subset=["product_id"])
+    if lines.empty:
+        _orders(engine)
+    products = load_products(engine=engine)
+    return interactions_from_order_lines(lines, customer_col="customer_id", product_col="product_id",
+                                         quantity_col="quantity", date_col="ordered_at", products=products,
+                                         product_id_col="product_id"), lines
+
+
+def _write_recommendations(engine: Engine, model, data, version: int) -> int:
+    from aicrm.core.config import get_settings
+    from aicrm.ingest.bulk import bulk_insert
+    from aicrm.ml.models import ProductAssociation, Recommendation
+    from aicrm.ml.recommend.service import also_bought_table, recommendations_table
+
+    settings = get_settings()
+    recs = recommendations_table(model, data, n=10, rebuy_categories=settings.rebuy_categories or None,
+                                 max_per_category=settings.max_recommendations_per_category)
+    also = also_bought_table(model, data, n=10)
+    with engine.begin() as conn:
+        n = bulk_insert(conn, Recommendation.__table__, pd.DataFrame({
+            "customer_id": recs["customer_id"].astype("int64").to_numpy(),
+            "product_id": recs["product_id"].astype("int64").to_numpy(),
+            "model_version": version, "rank": recs["rank"].to_numpy(),
+            "score": recs["score"].astype("float64").round(6).to_numpy(),
+            "reason": recs["reason"].astype(str).str.slice(0, 500).to_numpy()}))
+        bulk_insert(conn, ProductAssociation.__table__, pd.DataFrame({
+            "product_id": also["product_id"].astype("int64").to_numpy(),
+            "similar_product_id": also["similar_product_id"].astype("int64").to_numpy(),
+            "model_version": version, "rank": also["rank"].to_numpy(),
+            "score": also["score"].astype("float64").round(6).to_numpy()}))
+    return int(recs["customer_id"].nunique()) if n else 0
+
+
+def train_recommend(*, engine: Engine, algorithm: str = "auto", progress: Progress = _quiet) -> dict:
+    """Choose and fit a recommender on purchase history, then store every customer's top 10 with reasons."""
+    from aicrm.ml.recommend.service import fit_recommender
+
+    progress("recommend", 0, 3)
+    data, lines = _recommend_data(engine)
+    progress("recommend", 1, 3)
+    model, info = fit_recommender(data, algorithm=algorithm, seed=0)
+    run = register(engine=engine, model_name="recommend", algorithm=str(info["algorithm"]),
+                   params={"params": info.get("params", {})}, metrics={"validation": info.get("validation")},
+                   fingerprint=data_fingerprint(lines[["customer_id", "product_id", "ordered_at"]]), model=model)
+    progress("recommend", 2, 3)
+    n = _write_recommendations(engine, model, data, run.version)
+    progress("recommend", 3, 3)
+    return {"model": "recommend", "version": run.version, "algorithm": str(info["algorithm"]), "scored": n}
+
+
+def score_recommend(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """Store fresh top-10 lists with the saved recommender (customers' newest purchases are excluded)."""
+    data, _ = _recommend_data(engine)
+    model, run = _rescore_run(engine, "recommend")
+    return {"model": "recommend", "version": run.version,
+            "scored": _write_recommendations(engine, model, data, run.version)}
+
+
 # ---------------------------------------------------------------- all
 
 
-TRAIN = {"segments": train_segments, "churn": train_churn, "clv": train_clv}
-SCORE = {"segments": score_segments, "churn": score_churn, "clv": score_clv}
+TRAIN = {"segments": train_segments, "churn": train_churn, "clv": train_clv, "recommend": train_recommend}
+SCORE = {"segments": score_segments, "churn": score_churn, "clv": score_clv, "recommend": score_recommend}
 
 
 def train_all(*, engine: Engine, progress: Progress = _quiet, families: tuple[str, ...] = FAMILIES) -> list[dict]:

@@ -199,3 +199,36 @@ def top(
         table.add_row(str(who), str(row["rank"]), str(row["item"]), str(lookup.get(row["item"], "") or ""),
                       f"{row['score']:.3f}", row.get("reason", ""))
     console.print(table)
+
+
+@app.command("for")
+def for_customer(
+    customer: Annotated[str, typer.Argument(help="The customer's id in aicrm, or its external id.")],
+    n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many products.")] = 10,
+    source: Annotated[str | None, typer.Option(help="Source system of an external id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Print the stored recommendations of a customer, with reasons (run `aicrm train recommend` first)."""
+    from aicrm.cli import ready_engine
+    from aicrm.core.db import session_scope
+    from aicrm.customers.service import find_id_or_raise
+    from aicrm.ml.service import recommendations_for
+
+    try:
+        with session_scope(ready_engine()) as s:
+            cid = find_id_or_raise(session=s, key=customer, source=source)
+            recs = recommendations_for(session=s, customer_id=cid, limit=n)
+    except AicrmError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps({"customer_id": cid, "items": [r.model_dump() for r in recs]}))
+        return
+    if not recs:
+        console.print(f"No recommendations stored for customer {customer}. Run `aicrm train recommend` first.")
+        return
+    table = Table(title=f"Recommended for customer {customer}")
+    for col in ("#", "product", "category", "why"):
+        table.add_column(col)
+    for r in recs:
+        table.add_row(str(r.rank), r.product_name or str(r.product_id), r.category or "", r.reason or "")
+    console.print(table)
