@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_sender: str = "crm@localhost"
     log_level: str = "INFO"
+    # Support assistant: "auto" uses sentence embeddings when the nlp extra is installed, "0" forces TF-IDF, "1"
+    # requires embeddings; warm_up builds the models in the background at server start.
+    assistant_embeddings: str = "auto"
+    assistant_warm_up: bool = True
+    assistant_torch_threads: str = "one"  # "one" while encoding a single message, or "default"
     # Recommendations: categories customers buy again (consumables) and at most this many per category.
     rebuy_categories: list[str] = ["Tea", "Coffee"]
     max_recommendations_per_category: int = 4

@@ -19,7 +19,8 @@ from aicrm.features.store import load_orders
 from aicrm.ml.registry import data_fingerprint, latest_run, load_model, register, write_scores
 
 Progress = Callable[[str, int, int], None]
-FAMILIES = ("segments", "churn", "clv", "recommend", "text")
+# text first: churn reads the feedback sentiment it stores
+FAMILIES = ("text", "segments", "churn", "clv", "recommend")
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -344,11 +345,59 @@ def score_recommend(*, engine: Engine, progress: Progress = _quiet) -> dict:
             "scored": _write_recommendations(engine, model, data, run.version)}
 
 
+# ---------------------------------------------------------------- text analytics
+
+
+def train_text(*, engine: Engine, progress: Progress = _quiet) -> dict:
+    """Language, sentiment, topics and personal data of every feedback item, stored on the item; drivers of
+    dissatisfaction and NPS/CSAT in the run's metrics."""
+    from aicrm.features.store import load_feedback
+    from aicrm.feedback.models import Feedback
+    from aicrm.ingest.bulk import bulk_update
+    from aicrm.nlp.analyse import analyse_feedback
+    from aicrm.nlp.service import summarise_analysis
+
+    progress("text", 0, 3)
+    feedback = load_feedback(engine=engine)
+    if feedback.empty:
+        raise ValidationFailed("the store has no feedback to analyse",
+                               hint="Import feedback first (`aicrm import feedback FILE`) or load the demo.")
+    from aicrm.nlp.language import detect_languages
+
+    lang = feedback["language"].where(feedback["language"].notna(),
+                                      pd.Series(detect_languages(feedback["text"].tolist()), index=feedback.index))
+    # Topics are found per language: English and Chinese reviews share no vocabulary, and one model over both
+    # would hand Chinese reviews an English topic.
+    analysed = pd.concat([analyse_feedback(part, text_col="text", rating_col="rating")
+                          for _, part in feedback.groupby(lang, sort=True)]).loc[feedback.index]
+    progress("text", 1, 3)
+    summary = summarise_analysis(analysed, rating_col="rating")
+    run = register(engine=engine, model_name="text", algorithm="lexicon+nmf", params={},
+                   metrics=summary, fingerprint=data_fingerprint(feedback[["feedback_id", "text"]]))
+    progress("text", 2, 3)
+    update = pd.DataFrame({
+        "id": analysed["feedback_id"].astype("int64").to_numpy(),
+        # the stored language is what the customer or source said; detection only fills the gaps
+        "language": feedback["language"].where(feedback["language"].notna(), analysed["language"]).to_numpy(),
+        "sentiment_label": analysed["sentiment_label"].to_numpy(),
+        "sentiment_score": analysed["sentiment_score"].astype("float64").to_numpy(),
+        "topic": analysed["topic"].astype(object).where(analysed["topic"].notna(), None).str.slice(0, 128).to_numpy(),
+        "analysis": [{**a, "model_version": run.version} for a in analysed["analysis"]],
+    })
+    with engine.begin() as conn:
+        n = bulk_update(conn, Feedback.__table__, update)
+    progress("text", 3, 3)
+    return {"model": "text", "version": run.version, "scored": n,
+            "metrics": {k: summary[k] for k in ("sentiment", "languages") if k in summary}}
+
+
 # ---------------------------------------------------------------- all
 
 
-TRAIN = {"segments": train_segments, "churn": train_churn, "clv": train_clv, "recommend": train_recommend}
-SCORE = {"segments": score_segments, "churn": score_churn, "clv": score_clv, "recommend": score_recommend}
+TRAIN = {"segments": train_segments, "churn": train_churn, "clv": train_clv, "recommend": train_recommend,
+         "text": train_text}
+SCORE = {"segments": score_segments, "churn": score_churn, "clv": score_clv, "recommend": score_recommend,
+         "text": train_text}
 
 
 def train_all(*, engine: Engine, progress: Progress = _quiet, families: tuple[str, ...] = FAMILIES) -> list[dict]:
