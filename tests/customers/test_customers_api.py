@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.web.live import CHURN_V2, CLV, NAMES, SEGMENT, band, live  # noqa: F401
+import pytest
+
+from tests.web.live import CHURN_V2, CLUSTER, CLV, MONETARY, NAMES, RFM, SEGMENT, band, live  # noqa: F401
 
 
 def test_customers_api__list_sorted_by_current_churn(live):
@@ -52,7 +54,12 @@ def test_customers_api__360_detail(live):
     assert d["churn"]["reasons"][2]["contribution"] == -0.4
     assert d["clv"]["value"] == CLV["C001"] and d["clv"]["p_alive"] == 0.8
     assert d["segment"] == "Champions"
-    assert {s["model_name"] for s in d["scores"]} == {"churn", "clv", "segment"}
+    assert {s["model_name"] for s in d["scores"]} == {"churn", "clv", "segment", "cluster"}
+    assert d["rfm"] == {"cell": str(RFM["C001"]), "r": 5, "f": 5, "m": 5, "recency_days": 10, "frequency": 5,
+                        "monetary": MONETARY["C001"]}
+    assert d["cluster"] == CLUSTER["C001"]
+    assert d["clv"]["status"] == "likely active" and d["clv"]["expected_purchases_365d"] == 6.0
+    assert d["clv"]["expected_spend_per_purchase"] == round(CLV["C001"] / 6.0, 2)
     # Only the newest recommendation version (3), in rank order; the stale v2 row is hidden.
     assert [r["product_name"] for r in d["recommendations"]] == ["Teapot", "Espresso beans", "Candle"]
     assert [r["rank"] for r in d["recommendations"]] == [1, 2, 3]
@@ -125,3 +132,58 @@ def test_customers_api__csv_export(live):
     assert [row["external_id"] for row in rows] == want
     assert float(rows[0]["churn_probability"]) == CHURN_V2[want[0]]
     assert rows[0]["phone"].startswith("+44")  # a phone number is data, not a spreadsheet formula
+
+
+def _walk(client, **params) -> tuple[list[int], int]:
+    """Every customer of a list, page by page with the ``after`` cursor; and how many pages that took."""
+    ids, after, pages = [], None, 0
+    while True:
+        body = client.get("/api/customers", params={**params, **({"after": after} if after else {})}).json()
+        ids += [c["id"] for c in body["items"]]
+        pages += 1
+        after = body["next_after"]
+        if after is None or pages > 50:
+            return ids, pages
+
+
+@pytest.mark.parametrize("params", [
+    {"sort": "id"}, {"sort": "-id"}, {"sort": "name"}, {"sort": "-name"}, {"sort": "-churn"}, {"sort": "churn"},
+    {"sort": "clv"}, {"sort": "-signup_date"}, {"sort": "-clv", "min_churn": 0.3}, {"segment": "At risk"},
+    {"q": "c0", "sort": "-external_id"},
+], ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()))
+def test_customers_api__keyset_pages_list_everyone_once(live, params):
+    """Walking with ``after`` returns each matching customer exactly once, in the same order as offset paging,
+    across ties, NULL sort values (customers without scores or names) and descending sorts."""
+    client = live.client("manager")
+    for n, name in enumerate((None, None, "Alice Martin")):  # unscored, nameless and a duplicate name: NULLs, ties
+        key = f"KS-{live.backend}-{n}"
+        if not client.get("/api/customers", params={"q": key}).json()["items"]:
+            assert client.post("/api/customers", json={"external_id": key, "name": name}).status_code == 201
+    everyone = client.get("/api/customers", params={**params, "limit": 500}).json()
+    keyset, pages = _walk(client, **params, limit=4)
+    by_offset = []
+    for offset in range(0, everyone["total"], 4):
+        by_offset += [c["id"] for c in client.get("/api/customers", params={**params, "limit": 4,
+                                                                           "offset": offset}).json()["items"]]
+    assert len(keyset) == len(set(keyset)) == everyone["total"] > 0
+    assert keyset == by_offset == [c["id"] for c in everyone["items"]]
+    assert pages == -(-everyone["total"] // 4)  # no empty page at the end: next_after is null on the last one
+
+
+def test_customers_api__keyset_cursor_errors_and_total(live):
+    client = live.client("manager")
+    before = client.get("/api/customers").json()["total"]
+    assert client.post("/api/customers", json={"external_id": f"TOTAL-{live.backend}"}).status_code == 201
+    # The unfiltered total is cached, but a new customer shows at once (the cache follows the highest id).
+    assert client.get("/api/customers").json()["total"] == before + 1
+    first = client.get("/api/customers", params={"sort": "-clv", "limit": 2}).json()
+    assert first["next_after"] and first["total"] == before + 1
+    # A cursor is tied to its sort: another sort's cursor is refused with a hint, not misread.
+    bad = client.get("/api/customers", params={"sort": "id", "after": first["next_after"]})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "after"
+    assert "next_after" in bad.json()["error"]["hint"]
+    for sort, after in (("name", "%%%"), ("id", "9" * 30), ("clv", "WyJ4IiwgMV0"), ("-churn", "WzFd")):
+        assert client.get("/api/customers", params={"sort": sort, "after": after}).status_code == 422, after
+    # A bare id is the cursor of the id sort: pages after customer 3.
+    after3 = client.get("/api/customers", params={"after": "3", "limit": 2}).json()["items"]
+    assert [c["id"] for c in after3] == [c for c in sorted(live.ids["customers"].values()) if c > 3][:2]

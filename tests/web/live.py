@@ -34,6 +34,12 @@ CLV = {"C001": 1200.0, "C002": 80.0, "C003": 640.0, "C004": 300.0, "C005": 2200.
 SEGMENT = {"C001": "Champions", "C002": "At risk", "C003": "At risk", "C004": "Loyal", "C005": "Champions",
            "C006": "New", "C007": "At risk", "C008": "Loyal", "C009": "At risk", "C010": "New", "C011": "At risk",
            "C012": "Champions"}
+# The stored RFM cell (R, F, M scores as one number, as the segmentation job writes it) and the spend behind it.
+RFM = {"C001": 555, "C002": 155, "C003": 254, "C004": 343, "C005": 555, "C006": 511, "C007": 155, "C008": 343,
+       "C009": 155, "C010": 511, "C011": 122, "C012": 555}
+MONETARY = {k: 100.0 + 10 * n for n, k in enumerate(RFM)}  # C012 spent most
+CLUSTER = {k: ("Frequent high spenders, bought recently" if RFM[k] // 100 == 5 else
+               "Regular mid spenders, not seen for a long time") for k in RFM}
 NAMES = {"C001": "Alice Martin", "C002": "Bob Chen", "C003": "Chloé Dubois", "C004": "Dan Wright",
          "C005": "Emma Schmidt", "C006": "Farid Khan", "C007": "Grace Hall", "C008": "Henry King",
          "C009": "Isla Young", "C010": "Jack Walker", "C011": "王伟", "C012": "Lena Muller"}
@@ -106,9 +112,18 @@ def populate(engine) -> dict:
                                         {"text": "Member for over two years", "contribution": -0.4}]}))
         for ext, v in CLV.items():
             s.add(CustomerScore(customer_id=ids[ext], model_name="clv", model_version=1, value=v,
-                                explanation={"p_alive": 0.8, "expected_purchases_90d": 1.5}))
-            s.add(CustomerScore(customer_id=ids[ext], model_name="segment", model_version=1, value=None,
-                                label=SEGMENT[ext]))
+                                label="likely active" if v >= 100 else "likely lost",
+                                explanation={"p_alive": 0.8, "expected_purchases_30d": 0.5,
+                                             "expected_purchases_90d": 1.5, "expected_purchases_365d": 6.0,
+                                             "expected_spend_per_purchase": round(v / 6.0, 2)}))
+            cell = RFM[ext]
+            s.add(CustomerScore(customer_id=ids[ext], model_name="segment", model_version=1, value=float(cell),
+                                label=SEGMENT[ext], explanation={
+                                    "r": cell // 100, "f": cell // 10 % 10, "m": cell % 10, "recency_days": 10,
+                                    "frequency": cell // 10 % 10, "monetary": MONETARY[ext], "tenure_days": 400}))
+            s.add(CustomerScore(customer_id=ids[ext], model_name="cluster", model_version=1,
+                                value=0.0 if RFM[ext] // 100 == 5 else 1.0, label=CLUSTER[ext],
+                                explanation={"cluster": 0 if RFM[ext] // 100 == 5 else 1, "profile": CLUSTER[ext]}))
         for rank, p in enumerate(["P2", "P5", "P4"], start=1):
             s.add(Recommendation(customer_id=ids["C001"], product_id=pid[p], model_version=3, rank=rank,
                                  score=1.0 / rank, reason=f"Bought by customers like Alice (rank {rank})"))

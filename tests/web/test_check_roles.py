@@ -17,7 +17,10 @@ from tests.web.live import ROLE_USERS, live  # noqa: F401
 ROLES = tuple(ROLE_USERS)
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/api/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/"),
           ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"), ("GET", "/static/vendor/plotly.min.js"),
-          ("POST", "/logout")}  # signing out needs only the CSRF token; tests/auth covers it
+          ("POST", "/logout"),  # signing out needs only the CSRF token; tests/auth covers it
+          # The customers' own chat (no account; rate-limited, orders only with a matching order number and e-mail):
+          # tests/assistant covers what it reveals.
+          ("GET", "/chat"), ("POST", "/api/assistant/public/messages")}
 
 
 def _dependencies(dependant):

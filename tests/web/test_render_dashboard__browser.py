@@ -80,9 +80,14 @@ def test_render_dashboard__laptop(browser, live):
 
     page.click("text=Alice Martin")
     page.wait_for_url(f"**/customers/{live.cid('C001')}")
-    for chart in ("#chart-gauge", "#chart-reasons", "#chart-orders"):
+    for chart in ("#chart-gauge", "#chart-orders"):
         page.wait_for_selector(f"{chart}{PLOT_SVG}", timeout=20_000)
     assert "91%" in page.inner_text("#chart-gauge")
+    # The stored churn reasons are readable text on the page, strongest first, with their direction.
+    reasons = page.locator("#churn-reasons li")
+    assert reasons.count() == 3 and reasons.first.is_visible()
+    assert reasons.first.inner_text().startswith("No order in the last 90 days")
+    assert "raises the risk" in reasons.first.inner_text() and "lowers the risk" in reasons.nth(2).inner_text()
     assert page.locator(".recs li").first.inner_text().startswith("Teapot")
     assert page.locator(".timeline li").count() >= 5
     page.fill("#notes textarea", "Offered a replacement lid by phone.")
@@ -101,8 +106,10 @@ def test_render_dashboard__laptop(browser, live):
     # Clicking an RFM cell lists its customers through HTMX.
     page.goto(live.url + "/segments")
     page.wait_for_selector(f"#chart-rfm{PLOT_SVG}")
-    page.locator("#chart-rfm .nsewdrag").first.click(position={"x": 30, "y": 30})
-    page.wait_for_selector("#rfm-members table, #rfm-members p:has-text('customers')", timeout=10_000)
+    page.wait_for_selector("#rfm-members p:has-text('Recency 5 · frequency 5')", timeout=10_000)  # preloaded
+    page.locator("#chart-rfm .nsewdrag").first.click(position={"x": 30, "y": 30})  # top left: R1 F5
+    page.wait_for_selector("#rfm-members p:has-text('Recency 1 · frequency 5')", timeout=10_000)
+    assert page.locator("#rfm-members table tbody tr").count() == 3  # C002, C007, C009 are in cell 155
     context.close()
     assert not errors, errors
 
@@ -120,6 +127,7 @@ def test_render_dashboard__phone(browser, live):
     page.goto(f"{live.url}/customers/{live.cid('C001')}")
     page.wait_for_selector(f"#chart-gauge{PLOT_SVG}", timeout=20_000)
     assert "c***@s***.example" in page.inner_text("body")  # analysts see masked contact details
+    assert page.locator("#churn-reasons li").first.is_visible()  # reasons are text, readable on a phone too
     assert _no_sideways_scroll(page)
     _shot(page, "customer-360-390.png")
     page.goto(f"{live.url}/customers")
@@ -149,7 +157,8 @@ def test_render_dashboard__empty_store_says_what_to_run(browser, live, tmp_path)
     assert "aicrm train all" in page.inner_text("main")
     _shot(page, "overview-no-scores-1366.png")
     for path, text in (("/at-risk", "aicrm train all"), ("/models", "aicrm train all"),
-                       ("/feedback", "aicrm text analyze"), (f"/customers/{live.cid('C001')}", "aicrm train all")):
+                       ("/feedback", "aicrm train text"), (f"/customers/{live.cid('C001')}", "aicrm train all"),
+                       ("/segments", "computed from orders")):
         page.goto(live.url + path)
         assert text in page.inner_text("main"), path
     _shot(page, "customer-360-no-scores-1366.png")

@@ -67,12 +67,16 @@ class CustomerRead(BaseModel):
 
 class CustomerPage(BaseModel):
     items: list[CustomerRead]
-    total: int
+    total: int = Field(description="How many customers match, over all pages.")
+    next_after: str | None = Field(default=None, description="Pass as `after` (same sort and filters) for the next "
+                                                               "page; null on the last page.")
 
 
 class ChurnReason(BaseModel):
     text: str
-    contribution: float | None = None
+    feature: str | None = Field(default=None, description="The model feature behind the reason.")
+    contribution: float | None = Field(default=None, description="Its effect on this customer's churn score "
+                                                                  "(log-odds; > 0 raises the risk).")
 
 
 class ChurnRead(BaseModel):
@@ -81,6 +85,7 @@ class ChurnRead(BaseModel):
     probability: float | None
     band: str | None
     reasons: list[ChurnReason]
+    as_of: dt.date | None = Field(default=None, description="The day of data the score describes.")
     model_version: int
     scored_at: dt.datetime
 
@@ -88,11 +93,27 @@ class ChurnRead(BaseModel):
 class ClvRead(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
-    value: float | None
+    value: float | None = Field(description="Expected value over the next 12 months.")
+    status: str | None = Field(default=None, description="likely active, uncertain or likely lost.")
     p_alive: float | None
+    expected_purchases_30d: float | None = None
     expected_purchases_90d: float | None
+    expected_purchases_365d: float | None = None
+    expected_spend_per_purchase: float | None = None
     model_version: int
     scored_at: dt.datetime
+
+
+class RfmRead(BaseModel):
+    """The customer's recency, frequency and monetary scores (1-5, 5 = best) behind their segment."""
+
+    cell: str = Field(description="R, F and M scores as one code, e.g. 545.")
+    r: int | None
+    f: int | None
+    m: int | None
+    recency_days: int | None = None
+    frequency: int | None = None
+    monetary: float | None = None
 
 
 class CustomerNoteCreate(BaseModel):
@@ -132,6 +153,8 @@ class CustomerDetail(BaseModel):
     churn: ChurnRead | None
     clv: ClvRead | None
     segment: str | None
+    rfm: RfmRead | None = None
+    cluster: str | None = Field(default=None, description="The behavioural cluster's plain-language profile.")
     scores: list[ScoreRead] = Field(description="The newest score of every model (churn, clv, segment, rfm...).")
     recommendations: list[RecommendationRead]
     orders: list[OrderRead]

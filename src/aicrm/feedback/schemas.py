@@ -45,6 +45,12 @@ class SentimentMonth(BaseModel):
     count: int
 
 
+class RatingMonth(BaseModel):
+    month: str
+    count: int
+    mean_rating: float | None
+
+
 class TopicCount(BaseModel):
     topic: str
     count: int

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from aicrm.auth.policy import Principal
 from aicrm.core.errors import NotFoundError, PermissionDenied
 from aicrm.feedback.models import Feedback
-from aicrm.feedback.schemas import FeedbackDetail, FeedbackPage, FeedbackRead, SentimentMonth, TopicCount
+from aicrm.feedback.schemas import (
+    FeedbackDetail, FeedbackPage, FeedbackRead, RatingMonth, SentimentMonth, TopicCount,
+)
 from aicrm.products.service import like_pattern
 from aicrm.support.service import served_customer
 
@@ -99,3 +101,26 @@ def topic_counts(*, session: Session, limit: int = 15) -> list[TopicCount]:
                            .where(Feedback.topic.is_not(None)).group_by(Feedback.topic)
                            .order_by(func.count().desc(), Feedback.topic).limit(limit))
     return [TopicCount(topic=t, count=n, avg_sentiment=float(s) if s is not None else None) for t, n, s in rows]
+
+
+def ratings_by_month(*, session: Session, months: int = 24) -> list[RatingMonth]:
+    """Feedback items and their mean star rating per month over the last ``months`` months (no text analysis
+    needed: the ratings come with the feedback)."""
+    newest = session.scalar(select(func.max(Feedback.created_at)))
+    if newest is None:
+        return []
+    first = newest.year * 12 + newest.month - 1 - (months - 1)
+    start = dt.datetime(first // 12, first % 12 + 1, 1)
+    month = _month(Feedback.created_at, session).label("month")
+    rows = session.execute(select(month, func.count(), func.avg(Feedback.rating))
+                           .where(Feedback.created_at >= start).group_by(month).order_by(month))
+    return [RatingMonth(month=m, count=n, mean_rating=float(r) if r is not None else None) for m, n, r in rows]
+
+
+def rating_summary(*, session: Session) -> dict:
+    """How many feedback items carry a rating, their mean, and the share rated 2 stars or less."""
+    rated, mean, low = session.execute(
+        select(func.count(Feedback.rating), func.avg(Feedback.rating),
+               func.count(Feedback.rating).filter(Feedback.rating <= 2))).one()
+    return {"rated": rated or 0, "mean": float(mean) if mean is not None else None,
+            "low_share": (low or 0) / rated if rated else None}

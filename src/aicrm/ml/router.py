@@ -11,10 +11,12 @@ from aicrm.ml import service
 from aicrm.ml.schemas import ModelRunPage, ModelRunRead, SegmentList
 from aicrm.web.export import CSV_RESPONSE, ExportFormat, page_or_csv
 
-router = APIRouter(prefix="/api", tags=["models"])
+# Tags per route, not per router: a router tag is added to every route's own, and /api/segments (a customers
+# question) would show twice in the API docs.
+router = APIRouter(prefix="/api")
 
 
-@router.get("/models", response_model=ModelRunPage, responses=CSV_RESPONSE)
+@router.get("/models", response_model=ModelRunPage, responses=CSV_RESPONSE, tags=["models"])
 def list_model_runs(session: SessionDep, _: AnalyticsReader,
                     model_name: Annotated[str | None, Query(max_length=64, description="e.g. churn, clv")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
@@ -25,7 +27,7 @@ def list_model_runs(session: SessionDep, _: AnalyticsReader,
                        limit=limit, offset=offset, format=format, filename="model_runs.csv")
 
 
-@router.get("/models/{run_id}", response_model=ModelRunRead)
+@router.get("/models/{run_id}", response_model=ModelRunRead, tags=["models"])
 def get_model_run(session: SessionDep, _: AnalyticsReader, run_id: int) -> ModelRunRead:
     """One model run."""
     return service.get_run_or_raise(session=session, run_id=run_id)

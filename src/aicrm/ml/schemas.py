@@ -64,3 +64,12 @@ class SegmentList(BaseModel):
     items: list[SegmentRead]
     total: int
     model_version: int | None
+
+
+class RfmCell(BaseModel):
+    """One cell of the recency x frequency grid of the stored RFM segmentation (scores 1-5, 5 = best)."""
+
+    r: int
+    f: int
+    customers: int
+    mean_monetary: float | None

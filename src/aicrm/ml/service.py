@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from aicrm.core.errors import NotFoundError
 from aicrm.ml.models import CustomerScore, ModelRun, Recommendation
-from aicrm.ml.schemas import ModelRunPage, ModelRunRead, RecommendationRead, ScoreRead, SegmentList, SegmentRead
+from aicrm.ml.schemas import (
+    ModelRunPage, ModelRunRead, RecommendationRead, RfmCell, ScoreRead, SegmentList, SegmentRead,
+)
 from aicrm.products.models import Product
 
 # SQLite allows 32,766 bound parameters per statement; stay far below it.
@@ -140,9 +142,10 @@ def label_counts(*, session: Session, model_name: str) -> dict[str, int]:
     return {label: n for label, n in rows}
 
 
-def list_segments(*, session: Session) -> SegmentList:
-    """Segments of the newest segmentation with their size, share, mean churn probability and mean CLV."""
-    seg, churn, clv = current_scores("segment"), current_scores("churn"), current_scores("clv")
+def list_segments(*, session: Session, model_name: str = "segment") -> SegmentList:
+    """Segments of the newest segmentation with their size, share, mean churn probability and mean CLV
+    (``model_name="cluster"``: the behavioural clusters instead of the named RFM segments)."""
+    seg, churn, clv = current_scores(model_name), current_scores("churn"), current_scores("clv")
     rows = session.execute(
         select(seg.c.label, func.count(), func.avg(churn.c.value), func.avg(clv.c.value))
         .select_from(seg)
@@ -151,8 +154,49 @@ def list_segments(*, session: Session) -> SegmentList:
         .where(seg.c.label.is_not(None))
         .group_by(seg.c.label).order_by(func.count().desc(), seg.c.label)).all()
     total = sum(n for _, n, _, _ in rows)
-    version = session.scalar(select(latest_version("segment")))
+    version = session.scalar(select(latest_version(model_name)))
     return SegmentList(items=[SegmentRead(name=name, size=n, share=n / total if total else 0.0,
                                           avg_churn=float(ch) if ch is not None else None,
                                           avg_clv=float(cv) if cv is not None else None)
                               for name, n, ch, cv in rows], total=total, model_version=version)
+
+
+def _rfm_cell_value():
+    """The newest ``segment`` scores with their monetary value (the RFM cell is the score's value, e.g. 545)."""
+    return (select(CustomerScore.customer_id, CustomerScore.value,
+                   CustomerScore.explanation["monetary"].as_float().label("monetary"))
+            .where(CustomerScore.model_name == "segment",
+                   CustomerScore.model_version == latest_version("segment"),
+                   CustomerScore.value.is_not(None)))
+
+
+def rfm_cells(*, session: Session) -> list[RfmCell]:
+    """Customers and mean spend per (recency, frequency) score pair of the newest stored RFM segmentation."""
+    sq = _rfm_cell_value().subquery()
+    rows = session.execute(select(sq.c.value, func.count(), func.avg(sq.c.monetary)).group_by(sq.c.value))
+    cells: dict[tuple[int, int], list[float]] = {}
+    for value, n, mean in rows:
+        r, f = int(value) // 100, int(value) // 10 % 10
+        if not (1 <= r <= 5 and 1 <= f <= 5):
+            continue  # not an R-F-M cell code; nothing to place on the grid
+        n_sum, spend = cells.get((r, f), [0, 0.0])
+        cells[(r, f)] = [n_sum + n, spend + float(mean or 0.0) * n]
+    return [RfmCell(r=r, f=f, customers=int(n), mean_monetary=spend / n if n else None)
+            for (r, f), (n, spend) in sorted(cells.items())]
+
+
+def has_rfm_cells(*, session: Session) -> bool:
+    """Whether the newest stored segmentation carries RFM cells (older or imported ones may hold labels only)."""
+    sq = _rfm_cell_value().subquery()
+    return session.scalar(select(sq.c.customer_id).limit(1)) is not None
+
+
+def rfm_cell_members(*, session: Session, r: int, f: int, limit: int = 50) -> tuple[list[int], int]:
+    """Ids of the biggest spenders in one (recency, frequency) cell of the stored RFM segmentation, and its size."""
+    sq = _rfm_cell_value().subquery()
+    low = r * 100 + f * 10  # cells r f 1..5 are the values low+1 .. low+5
+    in_cell = sq.c.value.between(low + 1, low + 9)
+    total = session.scalar(select(func.count()).select_from(sq).where(in_cell)) or 0
+    ids = session.scalars(select(sq.c.customer_id).where(in_cell)
+                          .order_by(sq.c.monetary.desc().nulls_last(), sq.c.customer_id).limit(limit))
+    return list(ids), total

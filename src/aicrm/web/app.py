@@ -50,8 +50,9 @@ ROUTERS: list[str] = [
 OPTIONAL_ROUTERS: set[str] = {"aicrm.assistant.router:router"}
 
 DESCRIPTION = """The aicrm REST API. Sign in with `POST /api/auth/token` (OAuth2 password form: `username` is the
-e-mail) and send `Authorization: Bearer <token>`. Every list takes `limit`/`offset` and `format=csv`.
-Errors always look like `{"error": {"code", "message", "details", "hint"}}`."""
+e-mail) and send `Authorization: Bearer <token>`. Every list takes `limit`/`offset` and `format=csv`;
+`/api/customers` also pages with a cursor (pass the page's `next_after` as `after`), as fast on the last page as on
+the first. Errors always look like `{"error": {"code", "message", "details", "hint"}}`. The dashboard is at `/`."""
 
 
 def include_routers(app: FastAPI, specs: list[str]) -> None:

@@ -41,7 +41,16 @@
     });
   }
 
+  function showActiveTab() {
+    // On a phone the tabs scroll sideways; bring the current page's tab into view so the user sees where they are.
+    var tabs = document.querySelector(".tabs"), active = tabs && tabs.querySelector("a.active");
+    if (active && tabs.scrollWidth > tabs.clientWidth) {
+      tabs.scrollLeft = Math.max(0, active.offsetLeft - (tabs.clientWidth - active.offsetWidth) / 2);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    showActiveTab();
     renderPlots(document);
     document.body.addEventListener("htmx:configRequest", function (ev) {
       ev.detail.headers["X-CSRF-Token"] = csrfToken();
