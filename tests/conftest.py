@@ -93,3 +93,14 @@ def engine(request, tmp_path):
 def db_url(engine) -> str:
     """The URL of the ``engine`` store, for CLI and server tests that take a URL."""
     return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A private folder for saved models (``AICRM_DATA_DIR``), so tests never write into the working tree."""
+    from aicrm.core.config import get_settings
+
+    monkeypatch.setenv("AICRM_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()

@@ -13,16 +13,13 @@ from aicrm.assistant.nlu import evaluate_intents, load_default_nlu
 from aicrm.assistant.training_data import load_examples
 
 HOLDOUT = Path(__file__).with_name("data") / "shop_holdout.csv"
-pytestmark = [pytest.mark.skipif(not embeddings_available(), reason="needs the nlp extra (sentence embeddings)"),
-              pytest.mark.xdist_group("assistant_shop_minilm")]  # one worker builds the module's model once
 
 
-@pytest.fixture(scope="module")
-def nlu(tmp_path_factory):
-    return load_default_nlu(embeddings=True, cache_dir=tmp_path_factory.mktemp("models"))
-
-
-def test_classify_intents__shop_holdout_with_embeddings(nlu):
+# One test function on purpose: building the model (loading MiniLM, encoding the examples) is the cost here, and
+# xdist would build a module fixture once per worker.
+@pytest.mark.skipif(not embeddings_available(), reason="needs the nlp extra (sentence embeddings)")
+def test_classify_intents__shop_holdout_with_embeddings(tmp_path):
+    nlu = load_default_nlu(embeddings=True, cache_dir=tmp_path)
     assert nlu.model_name_ == "minilm+tfidf-svm" and nlu.encoder_name_ == "all-MiniLM-L6-v2"
     texts, labels = load_examples(HOLDOUT)
     report = evaluate_intents(nlu, texts, labels)
@@ -31,8 +28,7 @@ def test_classify_intents__shop_holdout_with_embeddings(nlu):
     assert report["oos_recall"] >= 0.3
     assert report["in_scope_rejected"] <= 0.05
 
-
-def test_parse__shop_message_with_entities(nlu):
+    # a whole message: intent, the runner-up for a "did you mean" question, and entities
     u = nlu.parse("Hi, my order ORD-48213 for the Desk Lamp still hasn't arrived, I ordered last Monday",
                   products=["Desk Lamp", "Yoga Mat"], today=dt.date(2024, 3, 13))
     assert u.intent in ("order_status", "delivery_problem") and not u.out_of_scope

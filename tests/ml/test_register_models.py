@@ -6,19 +6,11 @@ import joblib
 import pandas as pd
 import pytest
 
-from aicrm.core.config import get_settings
 from aicrm.core.errors import ModelNotTrained, ValidationFailed
 from aicrm.customers.models import Customer
 from aicrm.core.db import session_scope
 from aicrm.ml.registry import data_fingerprint, latest_scores, load_model, register, write_scores
 
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AICRM_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
 
 
 def test_register_model__versions_and_round_trip(engine, data_dir):

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import func, select
 
 from aicrm.core.db import make_engine, session_scope
-from aicrm.core.config import get_settings
 from aicrm.core.migrate import upgrade
 from aicrm.customers.models import Customer
 from aicrm.demo.service import demo_truth, load_demo
@@ -14,13 +13,6 @@ from aicrm.ml.models import CustomerScore, ModelRun
 from aicrm.ml.registry import latest_scores
 from aicrm.scoring.service import score_all, train_all, train_clv
 
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AICRM_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _count(engine, model_name, version=None):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -16,13 +15,6 @@ from aicrm.features.store import load_lines, load_products
 from aicrm.ml.models import ProductAssociation, Recommendation
 from aicrm.scoring.service import score_recommend, train_recommend
 
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AICRM_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_train_recommend__top10_with_reasons_and_rules(engine, data_dir):
