@@ -35,8 +35,9 @@ browser:
 demo: install
 	$(BIN)/aicrm demo --customers $(DEMO_CUSTOMERS)
 
+# One BLAS/OpenMP/torch thread per test worker: two workers on two cores, no oversubscription.
 test: install-dev browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 bench: install-dev
 	$(BIN)/python bench/import_bench.py
